@@ -97,7 +97,8 @@ or host-key-unknown per host; exit 1 unless every host accepted.
 Exit 65: LDAP refused the search (userFilter, a userBase that does not exist, attribute), several
 entries matched, or the server's size limit cut the answer; 66: audit's filter matched no account (an
 empty audit is no pass);
-70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
+70: internal error (a bug: please report it), or the installed authkeys.cjs is missing, damaged or
+replaced (one line naming it: re-run authkeys install). Run doctor as the command user (sudo -u authkeys ...):
 it then proves the cache directory writable and readable, and that every configured group DN exists
 and is readable by the bind DN. As root, doctor also checks sshd -T (or
 --sshd-config FILE): a user CA without the principals command in effect fails, and so does a command

@@ -73,6 +73,8 @@ export async function installAuthkeys(given: InstallOptions): Promise<InstallRep
     cacheEnv: CACHE_ENV,
     warmArgs: [...configArgs, "warm-up"],
     nodeFlag: "--use-openssl-ca",
+    // A damaged full bundle: one line and exit 70, not a stack trace, and doctor says the same (T72 N2).
+    checkBundle: true,
     files: withLoginBundle ? [loginBundle] : [],
     generatedFiles: {
       [INSTALLED_FILES]: { content: `${JSON.stringify(manifest)}\n`, mode: 0o644, gid: 0 },

@@ -160,6 +160,49 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
     }
   });
 
+  it("a damaged full bundle: one line naming it and exit 70, never a stack trace; a login still fails closed (T72 N2)", () => {
+    const full = join(install.dir, "authkeys.cjs");
+    const login = join(install.dir, "authkeys-login.cjs");
+    const [intact, intactLogin] = [readFileSync(full), readFileSync(login)];
+    const original = readFileSync(install.configFile, "utf8");
+    const line = `authkeys: ${full} is not the file install copied (damaged or replaced); re-run authkeys install\n`;
+    const lookup = () =>
+      spawnSync(install.bin, ["--config", install.configFile, "lookup", "--", "alice"], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      });
+    try {
+      // 5000 bytes: cut mid-statement (a SyntaxError before); shebang-only and empty: compile and would do nothing.
+      for (const damaged of [intact.subarray(0, 5000), Buffer.from("#!/usr/bin/env node\n"), Buffer.alloc(0)]) {
+        writeFileSync(full, damaged);
+        const doctor = spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8" });
+        expect(doctor).toMatchObject({ status: 70, stdout: "", stderr: line });
+        // sshd's call runs the intact login bundle, which never needs the full one.
+        const served = lookup();
+        expect(served.status, served.stderr).toBe(0);
+        expect(served.stdout.trim().split("\n")).toHaveLength(3);
+        // A login the full bundle must serve (login bundle damaged too, or the config edited): refused, one line each.
+        writeFileSync(login, intactLogin.subarray(0, 1000));
+        expect(lookup()).toMatchObject({
+          status: 70,
+          stdout: "",
+          stderr: `authkeys: ${login} is not the file install copied (damaged or replaced); re-run authkeys install\n${line}`,
+        });
+        writeFileSync(login, intactLogin);
+        writeConfig(install.configFile, { ...JSON.parse(original), minRsaBits: 3072 });
+        expect(lookup()).toMatchObject({ status: 70, stdout: "", stderr: line });
+        writeFileSync(install.configFile, original);
+      }
+    } finally {
+      writeFileSync(full, intact);
+      writeFileSync(login, intactLogin);
+      writeFileSync(install.configFile, original);
+    }
+    expect(spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8" }).stdout).toMatch(
+      /^ok +install: the bundles in .* are the files install copied/m,
+    );
+  });
+
   it("a bit-flipped login code cache is not handed to V8: the login is served, one line says so", () => {
     const cache = join(install.dir, "authkeys-login.cjs.cache");
     const intact = readFileSync(cache);

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { IoError, OpsguardError, PermissionError } from "./errors";
@@ -53,7 +54,15 @@ export interface LauncherSourceOptions {
   nodeFlag?: string | undefined;
   /** latin1 reads an ASCII bundle as a plain copy instead of decoding UTF-8. */
   encoding?: "latin1" | "utf8";
+  /** See LauncherInstallOptions.checkBundle: the sha256 the bundle must have. */
+  bundleSha256?: string | undefined;
 }
+
+/**
+ * A launcher that cannot run its bundle (missing, not the bytes install copied, does not compile) exits
+ * with this code after one line naming the file: the installed software is broken, no input will help.
+ */
+export const BROKEN_BUNDLE_EXIT = 70;
 
 /** The launcher: an absolute node path (hooks get a minimal PATH), the bundle, its code cache. */
 export function codeCacheLauncherSource(
@@ -62,8 +71,12 @@ export function codeCacheLauncherSource(
   cacheEnv: string,
   options: LauncherSourceOptions = {},
 ): string {
-  const { fastPath, nodeFlag, encoding = "utf8" } = options;
+  const { fastPath, nodeFlag, encoding = "utf8", bundleSha256 } = options;
   const tool = bundleName.replace(/\.c?js$/, "");
+  // One line and BROKEN_BUNDLE_EXIT instead of a stack trace (T72 N2): whatever ran the launcher (sshd, doctor) fails.
+  // detail: a JS expression (it may use the caught error).
+  const broken = (detail: string) =>
+    `{ process.stderr.write(${JSON.stringify(`${tool}: `)} + bundle + " " + ${detail} + ${JSON.stringify(`; re-run ${tool} install\n`)}); process.exit(${BROKEN_BUNDLE_EXIT}); }`;
   return `#!${nodePath}${nodeFlag ? ` ${nodeFlag}` : ""}
 "use strict";
 // Written by the tool's "install" command; run it again after upgrading the tool or Node.js.
@@ -74,8 +87,21 @@ const bundle = __dirname + ${JSON.stringify(`/${bundleName}`)};
 // The warm-up that writes a new cache never reads one: an earlier install's must not meet this bundle.
 const writeCache = process.env.${cacheEnv} === "write";
 const cachedData = writeCache ? undefined : (${readVerifiedCodeCache.toString()})(bundle, ${JSON.stringify(tool)});
-const source = readFileSync(bundle, "${encoding}").replace(/^#!/, "//");
-const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
+let bytes;
+try {
+  bytes = readFileSync(bundle);
+} catch (error) ${broken(`"cannot be read (" + (error.code || "error") + ")"`)}
+${
+  bundleSha256
+    ? `// An emptied or truncated copy may still compile, and then do nothing: only the bytes install copied run.
+if (require("node:crypto").createHash("sha256").update(bytes).digest("hex") !== ${JSON.stringify(bundleSha256)}) ${broken('"is not the file install copied (damaged or replaced)"')}
+`
+    : ""
+}const source = bytes.toString("${encoding}").replace(/^#!/, "//");
+let script;
+try {
+  script = new Script(Module.wrap(source), { filename: bundle, cachedData });
+} catch (error) ${broken(`"cannot be compiled (" + error.message + ")"`)}
 if (writeCache) {
   process.once("exit", () => {
     try {
@@ -115,6 +141,11 @@ export interface LauncherInstallOptions {
   fastPath?: string;
   /** One node option for the launcher's shebang line. */
   nodeFlag?: string;
+  /**
+   * Put the installed bundle's sha256 in the launcher and refuse (one line, BROKEN_BUNDLE_EXIT) a bundle
+   * with other bytes: a truncated copy would otherwise die with a stack trace or, if it still compiles, do nothing.
+   */
+  checkBundle?: boolean;
 }
 
 export interface GeneratedFile {
@@ -160,6 +191,7 @@ function installFiles(options: LauncherInstallOptions): { launcher: string; bund
           fastPath: options.fastPath,
           nodeFlag: options.nodeFlag,
           encoding: readFileSync(bundle).every((byte) => byte < 0x80) ? "latin1" : "utf8",
+          bundleSha256: options.checkBundle ? createHash("sha256").update(readFileSync(bundle)).digest("hex") : undefined,
         }),
       ),
     0o755,

@@ -65,6 +65,36 @@ describe("the code-cache launcher hands V8 only a cache that matches its digest"
   });
 });
 
+describe("a bundle the launcher cannot run is one line and exit 70, never a stack trace (T72 N2)", () => {
+  it("without checkBundle: a missing or truncated bundle; with it, also one that still compiles", () => {
+    const lib = join(dir, "checked");
+    const bundle = join(dir, "tool.cjs");
+    const plain = installWithLauncher({ bundle, prefix: join(dir, "plain"), name: "tool", cacheEnv: "T_CACHE" });
+    const checked = installWithLauncher({ bundle, prefix: lib, name: "tool", cacheEnv: "T_CACHE", checkBundle: true });
+    const runIt = (file: string) => spawnSync(file, ["a"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    expect(runIt(checked.launcher)).toMatchObject({ status: 0, stdout: "ran a", stderr: "" });
+    const intact = readFileSync(bundle, "utf8");
+    writeFileSync(plain.bundle, intact.slice(0, intact.indexOf("{") + 1));
+    expect(runIt(plain.launcher)).toMatchObject({
+      status: 70,
+      stdout: "",
+      stderr: expect.stringMatching(new RegExp(`^tool: ${plain.bundle} cannot be compiled \\([^\\n]+\\); re-run tool install\n$`)),
+    });
+    rmSync(plain.bundle);
+    expect(runIt(plain.launcher)).toMatchObject({
+      status: 70,
+      stderr: `tool: ${plain.bundle} cannot be read (ENOENT); re-run tool install\n`,
+    });
+    // Cut after the first statement: it compiles and would print nothing with exit 0.
+    writeFileSync(checked.bundle, intact.slice(0, intact.indexOf("}") + 1));
+    expect(runIt(checked.launcher)).toMatchObject({
+      status: 70,
+      stdout: "",
+      stderr: `tool: ${checked.bundle} is not the file install copied (damaged or replaced); re-run tool install\n`,
+    });
+  });
+});
+
 describe("install into a prefix it cannot make", () => {
   it("is the user's error naming the prefix and the fix (74 here, 77 for a permission), not an internal error", () => {
     const bundle = join(dir, "tool.cjs");
