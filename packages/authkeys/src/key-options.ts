@@ -29,6 +29,20 @@ export function checkOptions(options: string): string | undefined {
 }
 
 /**
+ * Where sshd looks for the key after options it could not read (sshkey.c sshkey_advance_past_options):
+ * past the first space or tab outside double quotes, `\"` skipped. undefined for an unterminated quote.
+ */
+export function pastOptions(text: string): string | undefined {
+  let quoted = false;
+  let i = 0;
+  for (; i < text.length && (quoted || (text[i] !== " " && text[i] !== "\t")); i++) {
+    if (text[i] === "\\" && text[i + 1] === '"') i++;
+    else if (text[i] === '"') quoted = !quoted;
+  }
+  return i >= text.length && quoted ? undefined : text.slice(i).replace(/^[ \t]+/, "");
+}
+
+/**
  * The clauses sshd refuses a whole line for when they appear twice: OpenSSH auth-options.c
  * sshauthopt_parse fails with `multiple "command" clauses` (likewise "principals", "from").
  * Every other option may repeat there: a later flag or `tunnel=` wins, the earliest `expiry-time`
@@ -64,8 +78,9 @@ export function splitOptions(text: string): { options: string; rest: string } | 
  * Reads options the way sshd does (auth-options.c sshauthopt_parse, opt_dequote;
  * sshkey.c sshkey_advance_past_options): names case-insensitive, a value is `name="…"`, and inside
  * the quotes ONLY `\"` is an escape: a backslash before anything else, another backslash included,
- * is a literal backslash. So `"A=\\",x"` is one value, `A=\",x`, as sshd sees it. Where sshd would
- * accept something unusual (a trailing comma before the key) this refuses: a dropped key is safe.
+ * is a literal backslash. So `"A=\\",x"` is one value, `A=\",x`, as sshd sees it. A comma followed by
+ * the space before the key ends the options, and an empty option (`,no-pty`, `no-pty,,pty`) is skipped,
+ * as in sshd; an unknown name or anything but a comma after an option is refused, as sshd refuses it.
  */
 /**
  * An unknown option's name as it may be quoted in a warning: a long "name" is a key blob or a pasted private key
@@ -81,6 +96,13 @@ export function parseOptions(text: string): { options: KeyOption[]; rest: string
   const options: KeyOption[] = [];
   let i = 0;
   while (true) {
+    // sshd has no error for an empty option (a leading comma, `,,`): no option matches, and the loop goes
+    // on to the comma after it (auth-options.c sshauthopt_parse). The real sshd accepts such a line.
+    if (text[i] === ",") {
+      i++;
+      if (text[i] === " " || text[i] === "\t") return { options, rest: text.slice(i).replace(/^[ \t]+/, "") };
+      continue;
+    }
     const name = /^[A-Za-z0-9-]+/.exec(text.slice(i))?.[0];
     if (!name) return "malformed key options";
     const lower = name.toLowerCase();
@@ -103,10 +125,11 @@ export function parseOptions(text: string): { options: KeyOption[]; rest: string
     } else {
       return `unknown key option "${optionName(name)}"`;
     }
-    if (text[i] === ",") {
-      i++;
-      continue;
-    }
+    // The comma after an option is read at the top of the loop. sshd's loop runs while the next character is
+    // not a space or tab, and sshd hands it the rest of the line: so `no-pty, ssh-ed25519 …` ends the options
+    // after the comma, and sshd accepts the key with no-pty (T72 N1). A comma at the very end of the text
+    // leaves no name to read: refused, as sshd refuses it ("unexpected end-of-options").
+    if (text[i] === ",") continue;
     if (text[i] === " " || text[i] === "\t") return { options, rest: text.slice(i).replace(/^[ \t]+/, "") };
     return "malformed key options";
   }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { formatOptions, parseOptions, repeatedClause } from "./key-options";
+import { formatOptions, parseOptions, pastOptions, repeatedClause } from "./key-options";
 import { readPublicKeyBlob } from "./public-key";
 
 /** A public key that passed every check, ready to print as one authorized_keys line. */
@@ -36,7 +36,8 @@ export function checkKeyValue(value: string, policy: KeyPolicy): KeyVerdict {
   if (/[\r\n\0]/.test(value)) return reject("contains a line break or NUL");
   const text = value.trim();
   const split = parseOptions(text);
-  if (typeof split === "string") return reject(split);
+  // The key's fingerprint still names which key was dropped, when the key part after the options is a key.
+  if (typeof split === "string") return reject(split, keyPartFingerprint(pastOptions(text)));
   const match = KEY_LINE.exec(split.rest);
   if (!match) return reject("not an OpenSSH public key line");
   const [, type = "", base64 = "", comment = ""] = match;
@@ -52,6 +53,16 @@ export function checkKeyValue(value: string, policy: KeyPolicy): KeyVerdict {
   const { bits } = parsed;
   if (bits !== undefined && bits < policy.minRsaBits) return reject(`RSA key of ${bits} bits (minimum ${policy.minRsaBits})`, fingerprint);
   return { ok: true, key: { options: formatOptions(split.options), type, blob: base64, comment: printable(comment), fingerprint, bits } };
+}
+
+/** The fingerprint of a key line's key ("type blob comment") when it is a readable public key, else undefined. */
+function keyPartFingerprint(rest: string | undefined): string | undefined {
+  const match = rest === undefined ? null : KEY_LINE.exec(rest);
+  if (!match) return undefined;
+  const [, type = "", base64 = ""] = match;
+  const blob = Buffer.from(base64, "base64");
+  const parsed = readPublicKeyBlob(type, blob);
+  return parsed === "unsupported" || parsed === "malformed" ? undefined : fingerprintOf(blob);
 }
 
 export function fingerprintOf(blob: Buffer): string {

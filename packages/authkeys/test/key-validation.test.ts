@@ -155,8 +155,11 @@ describe("key options", () => {
     expect(optionsOf('pty="x"')).toBe('unknown key option "pty"');
     expect(optionsOf("from=x")).toBe("option from needs a quoted value");
     expect(optionsOf("bogus")).toBe('unknown key option "bogus"');
-    expect(optionsOf("no-pty,")).toBe("malformed key options");
     expect(optionsOf("no-pty;restrict")).toBe("malformed key options");
+    expect(optionsOf("no-pty,bogus")).toBe('unknown key option "bogus"');
+    expect(optionsOf('command="x"port-forwarding')).toBe("malformed key options");
+    // the options' own end: nothing after the comma, no key either (sshd: "unexpected end-of-options")
+    expect(checkKeyValue("no-pty,", policy)).toMatchObject({ reason: "malformed key options", fingerprint: undefined });
     expect(checkKeyValue('from="10.0.0.1', policy)).toMatchObject({ reason: "unterminated quote in option from" });
     expect(checkKeyValue('from="a\\', policy)).toMatchObject({ reason: "unterminated quote in option from" });
   });
@@ -168,7 +171,24 @@ describe("key options", () => {
     expect(checkKeyValue(`ssh-x=1 ${key}`, policy)).toMatchObject({ reason: 'unknown key option "ssh-x"' });
     expect(checkKeyValue(`ssh-x,no-pty ${key}`, policy)).toMatchObject({ reason: 'unknown key option "ssh-x"' });
     expect(checkKeyValue(`no-ssh-agent ${key}`, policy)).toMatchObject({ reason: 'unknown key option "no-ssh-agent"' });
-    expect(checkKeyValue(`,no-pty ${key}`, policy)).toMatchObject({ reason: "malformed key options" });
+  });
+
+  // T72 N1: sshd's option loop (auth-options.c sshauthopt_parse) skips an empty option and stops at the space
+  // after a comma; options-parity.test.ts puts each of these lines in front of the real sshd.
+  it("a comma before the key, a leading comma and `,,` are read as sshd reads them: the key stays", () => {
+    expect(optionsOf("no-pty,")).toBe("no-pty");
+    expect(checkKeyValue(`no-pty,\t${key}`, policy)).toMatchObject({ ok: true, key: { options: "no-pty" } });
+    expect(optionsOf(',from="a b",no-pty,')).toBe('from="a b",no-pty');
+    expect(optionsOf("no-pty,,restrict")).toBe("no-pty,restrict");
+    expect(optionsOf(",")).toBe("");
+  });
+
+  it("a key dropped for its options is still named by its fingerprint when the key part is a key", () => {
+    for (const options of ['command="x"port-forwarding', "no-pty;restrict", "bogus", "from=x"]) {
+      expect(checkKeyValue(`${options} ${key}`, policy), options).toMatchObject({ ok: false, fingerprint: fingerprintOf(ed25519) });
+    }
+    expect(checkKeyValue('from="a ssh-ed25519 AAAA', policy)).toMatchObject({ ok: false, fingerprint: undefined });
+    expect(checkKeyValue(`bogus ssh-ed25519 ${Buffer.alloc(20, 1).toString("base64")}`, policy)).toMatchObject({ fingerprint: undefined });
   });
 
   it("checkOptions: config key options are one options string, nothing after it", () => {
