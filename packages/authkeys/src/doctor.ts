@@ -53,7 +53,20 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
     config = loaded.config;
     configFile = loaded.filepath;
     add("config", "ok", `${loaded.filepath} is valid`);
-    if (storedValidationState(ctx.opts.config) === "stale") {
+    const stored = storedValidationState(ctx.opts.config);
+    if (
+      stored.kind === "stale" &&
+      stored.installedPath !== undefined &&
+      loaded.filepath !== undefined &&
+      stored.installedPath !== resolve(loaded.filepath)
+    ) {
+      // Another file than the installed one (T72 N4): it did not change, it was never installed.
+      add(
+        "config",
+        "warn",
+        `not the config install validated (${stored.installedPath}), so a login with it validates it each time (about 15 ms)`,
+      );
+    } else if (stored.kind === "stale") {
       add("config", "warn", "changed since install, so every login validates it again (about 15 ms): re-run install");
     }
   } catch (error) {

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { type ConfigText, parseConfigText, readConfigText } from "@opsguard/core/config-file";
 import type { GeneratedFile } from "@opsguard/core/launcher";
 import type { AuthkeysConfig } from "./config";
@@ -19,8 +20,8 @@ export async function loadLoginConfigText(path: string | undefined): Promise<Con
 }
 
 /** For doctor: whether logins skip validating this config; "none" when nothing was stored (or running from source). */
-export function storedValidationState(path: string | undefined): StoredValidation["kind"] {
-  return storedValidation(readConfigText({ ...CONFIG_FILE, path })).kind;
+export function storedValidationState(path: string | undefined): StoredValidation {
+  return storedValidation(readConfigText({ ...CONFIG_FILE, path }));
 }
 
 /**
@@ -32,7 +33,13 @@ export async function validatedConfigFile(path: string | undefined): Promise<Gen
   const found = readConfigText({ ...CONFIG_FILE, path, optional: true });
   if (!found) return undefined;
   const config = await validate(found);
-  const stored: ValidatedConfig = { build: BUILD_ID, sha256: sha256(found.text), config, configSha256: sha256(JSON.stringify(config)) };
+  const stored: ValidatedConfig = {
+    build: BUILD_ID,
+    sha256: sha256(found.text),
+    config,
+    configSha256: sha256(JSON.stringify(config)),
+    path: resolve(found.filepath),
+  };
   const { mode, gid } = statSync(found.filepath);
   return { content: `${JSON.stringify(stored)}\n`, mode: mode & 0o644, gid };
 }

@@ -28,9 +28,14 @@ export interface ValidatedConfig {
   config: AuthkeysConfig;
   /** sha256 of JSON.stringify(config): a stored result edited by hand is validated again, not trusted. */
   configSha256: string;
+  /** The config file install validated (absent in files written before it was recorded): doctor names it. */
+  path?: string;
 }
 
-export type StoredValidation = { kind: "applies"; config: AuthkeysConfig } | { kind: "stale" } | { kind: "none" };
+export type StoredValidation =
+  | { kind: "applies"; config: AuthkeysConfig }
+  | { kind: "stale"; installedPath?: string | undefined }
+  | { kind: "none" };
 
 /** "stale": stored for other contents or by another build, or writable by others than root. */
 export function storedValidation(found: ConfigText): StoredValidation {
@@ -49,7 +54,7 @@ export function storedValidation(found: ConfigText): StoredValidation {
       stored.sha256 === sha256(found.text) &&
       stored.configSha256 === sha256(JSON.stringify(stored.config))
       ? { kind: "applies", config: stored.config }
-      : { kind: "stale" };
+      : { kind: "stale", installedPath: typeof stored.path === "string" ? stored.path : undefined };
   } catch {
     return { kind: "stale" };
   } finally {

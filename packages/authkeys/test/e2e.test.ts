@@ -95,6 +95,18 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
       expect(doctor()).not.toMatch(/changed since install/);
       writeConfig(install.configFile, { ...JSON.parse(original.config), minRsaBits: 3072 });
       expect(doctor()).toMatch(/^warn +config: changed since install, so every login validates it again/m);
+      // Another file, never installed (T72 N4): not "changed", named as not the installed one.
+      const other = join(install.dir, "other.json");
+      writeFileSync(other, JSON.stringify({ ...JSON.parse(original.config), minRsaBits: 4096 }), { mode: 0o644 });
+      const otherDoctor = spawnSync(install.bin, ["--config", other, "doctor"], { encoding: "utf8" }).stdout;
+      rmSync(other);
+      expect(otherDoctor).not.toMatch(/changed since install/);
+      expect(otherDoctor).toMatch(
+        new RegExp(
+          `^warn +config: not the config install validated \\(${install.configFile}\\), so a login with it validates it each time`,
+          "m",
+        ),
+      );
       writeConfig(install.configFile, { ...JSON.parse(original.config), minRsaBits: 512 });
       const edited = lookup();
       expect(edited.status).toBe(78);
