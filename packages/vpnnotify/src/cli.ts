@@ -152,6 +152,8 @@ const EXIT_CODES = [
 const EXIT_CODE_MEANINGS = {
   [ExitCode.UNAVAILABLE]:
     "an alert that was due could not be sent (Slack unreachable, refusing or rate-limiting: it stays spooled); marks: Redis down or unreachable",
+  [ExitCode.SOFTWARE]:
+    "internal error (a bug: please report it); an installed launcher: the bundle beside it missing or not compiling (re-run install)",
   [ExitCode.IO_ERR]: "I/O error: the spool's or state file's disk is full or failing; install: cannot write --prefix",
   [ExitCode.TEMP_FAIL]: `the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state file's locks held by another process past ${MARKS_LOCK_WAIT_MS / 1000} s in all, a Redis marks key that kept changing, a mark kept inside a history by an earlier build, or a "No" still in the spool, not marked yet`,
   [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
