@@ -93,6 +93,26 @@ function signedBody(body: string, secret = SIGNING_SECRET, now = Date.now()) {
 }
 
 /** The same DM for another login of the user (its buttons name a login a millisecond later): an alert of its own. */
+/** `vpnnotify serve` as a process, once it says where it listens; `stderr()` is all it wrote so far. */
+async function startServe(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
+    cwd: join(import.meta.dirname, "../../.."),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  try {
+    const url = await waitFor(() => /url=(\S+)/.exec(stderr)?.[1], 20_000, "the listening line");
+    return { child, url, stderr: () => stderr };
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+}
+
 function otherLogin(message: { blocks?: unknown[] | undefined }): { blocks: unknown[] } {
   const blocks = JSON.parse(JSON.stringify(message.blocks ?? [])) as { elements?: { value: string }[] }[];
   for (const button of blocks[1]?.elements ?? []) {
@@ -462,26 +482,18 @@ describe('"was this you?" in one click', () => {
     }
     writeFileSync(marksFileOf(conf.state.file), `${JSON.stringify({ version: 1, users })}\n`, { mode: 0o600 });
     const syslog = await syslogServer();
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
-      cwd: join(import.meta.dirname, "../../.."),
-      env: { ...process.env, PATH: syslog.path, VPNNOTIFY_CONFIG: path },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
+    const serve = await startServe({ PATH: syslog.path, VPNNOTIFY_CONFIG: path });
+    const { child, url } = serve;
     try {
-      const url = await waitFor(() => /url=(\S+)/.exec(stderr)?.[1], 20_000, "the listening line");
       expect((await fetch(url, interaction(dm, "vpnnotify_no", "U0ALICE"))).status).toBe(200);
       const no = /^vpnnotify: warn: answer: it was NOT me user=alice ip=1\.128\.3\.4 /m;
       const full = /^vpnnotify: warn: the "not me" marks file is full: its oldest marks were dropped to keep it readable .*dropped=\d+/m;
-      await waitFor(() => full.test(stderr), 20_000, "the marks-full line on stderr");
+      await waitFor(() => full.test(serve.stderr()), 20_000, "the marks-full line on stderr");
       const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       // stderr (the journal under systemd) as before; log.file and syslog now too, as the README tells operators to look
-      expect(stderr).toMatch(no);
+      expect(serve.stderr()).toMatch(no);
       const logged = readFileSync(logFile, "utf8");
       expect(logged).toMatch(no);
       expect(logged).toMatch(full);
@@ -507,18 +519,10 @@ describe('"was this you?" in one click', () => {
   it("vpnnotify serve: listens where configured, answers signed requests, and stops on SIGTERM", async () => {
     const path = join(dir, "serve.json");
     writeFileSync(path, JSON.stringify(config()));
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
-      cwd: join(import.meta.dirname, "../../.."),
-      env: { ...process.env, VPNNOTIFY_CONFIG: path },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
+    const serve = await startServe({ VPNNOTIFY_CONFIG: path });
+    const { child, url } = serve;
     try {
-      const url = await waitFor(() => /url=(\S+)/.exec(stderr)?.[1], 20_000, "the listening line");
-      expect(stderr).toMatch(/^vpnnotify: listening for Slack's button answers url=http:\/\/127\.0\.0\.1:\d+\/slack\/actions$/m);
+      expect(serve.stderr()).toMatch(/^vpnnotify: listening for Slack's button answers url=http:\/\/127\.0\.0\.1:\d+\/slack\/actions$/m);
       const forged = await fetch(
         url,
         interaction({ blocks: [{}, { elements: [{ action_id: "vpnnotify_no", value: "{}" }] }] }, "vpnnotify_no", "U0ALICE", "wrong"),
@@ -535,7 +539,7 @@ describe('"was this you?" in one click', () => {
       child.kill("SIGTERM");
       // a clean stop (0, as systemd expects of a stop it asked for), said in the log
       expect(await exited).toBe(0);
-      expect(stderr).toMatch(
+      expect(serve.stderr()).toMatch(
         /^vpnnotify: stopped by SIGTERM: no longer answering Slack's buttons url=http:\/\/127\.0\.0\.1:\d+\/slack\/actions$/m,
       );
     } finally {
